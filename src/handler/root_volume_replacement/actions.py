@@ -13,6 +13,7 @@ from .logs import logger
 from .outcomes import Done, ReplacementFailed, WaitFor
 from .properties import InvalidProperties, ReplacementRequest, parse_properties, service_timeout_or_default
 from .rules import (
+    DESCRIBE_INTERVAL_SECONDS,
     RECORD_TAG_KEY,
     SUCCEEDED,
     TaskRecord,
@@ -22,6 +23,7 @@ from .rules import (
     failure_reason,
     is_final,
     is_task_id,
+    next_poll_at,
     plan_update,
     service_deadline,
     settings_fingerprint,
@@ -141,7 +143,8 @@ def poll_replacement(event: Event, context: Any) -> Done | None:
         if task.state == SUCCEEDED:
             return Done(task.task_id, _succeeded(task, state))
         raise ReplacementFailed(failure_reason(task.task_id, task.instance_id, task.state), _failure_id(event, state))
-    if time.time() >= deadline:
+    if time.time() + DESCRIBE_INTERVAL_SECONDS > deadline or next_poll_at(time.time(), state.PollingSince) > deadline:
+        # No later look would come before the deadline: answer now, while CloudFormation still listens.
         last = task.state if task else "unknown to EC2"
         raise ReplacementFailed(
             deadline_reason(state.TaskId, state.InstanceId, last, state.ServiceTimeout), _failure_id(event, state)

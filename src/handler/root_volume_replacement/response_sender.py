@@ -19,6 +19,7 @@ from .logs import logger
 
 MAX_BODY_BYTES = 4096
 MAX_REASON_CHARS = 1024
+MIN_REASON_CHARS = 200
 TRUNCATED = " [truncated]"
 ATTEMPTS = 5
 CONNECT_AND_READ_TIMEOUT = 10.0
@@ -51,9 +52,11 @@ def fit(body: dict[str, Any]) -> bytes:
         reason = reason[: MAX_REASON_CHARS - len(TRUNCATED)] + TRUNCATED
     body["Reason"] = reason
     encoded = json.dumps(body).encode()
-    while len(encoded) > MAX_BODY_BYTES and len(body["Reason"]) > 200:
-        excess = len(encoded) - MAX_BODY_BYTES
-        body["Reason"] = body["Reason"][: max(200, len(body["Reason"]) - excess - len(TRUNCATED) - 8)] + TRUNCATED
+    keep = len(reason)
+    while len(encoded) > MAX_BODY_BYTES and keep > MIN_REASON_CHARS:
+        # JSON may spend up to 6 bytes on one character; cut by the excess and look again.
+        keep = max(MIN_REASON_CHARS, keep - (len(encoded) - MAX_BODY_BYTES) - len(TRUNCATED))
+        body["Reason"] = reason[:keep] + TRUNCATED
         encoded = json.dumps(body).encode()
     data = dict(body.get("Data") or {})
     while len(encoded) > MAX_BODY_BYTES and data:

@@ -174,14 +174,18 @@ def service_deadline(started_at: float, service_timeout: int) -> float:
     return started_at + service_timeout - deadline_margin(service_timeout)
 
 
+def next_poll_at(now: float, polling_since: float) -> float:
+    """When EventBridge next invokes the function for this request (polls fire every period after scheduling)."""
+    return polling_since + (math.floor((now - polling_since) / POLL_PERIOD_SECONDS) + 1) * POLL_PERIOD_SECONDS
+
+
 def wait_until(now: float, polling_since: float, lambda_deadline: float, service_deadline_at: float) -> float:
     """When this invocation stops waiting: just before the next scheduled poll, the Lambda timeout or the deadline.
 
     Polls fire at polling_since + k * period; aligning windows to that schedule (not to when an invocation started)
     keeps a late poll from overlapping the next one.
     """
-    periods = max(1, math.floor((now - polling_since) / POLL_PERIOD_SECONDS) + 1)
-    window_end = polling_since + periods * POLL_PERIOD_SECONDS - WINDOW_GUARD_SECONDS
+    window_end = max(next_poll_at(now, polling_since), polling_since + POLL_PERIOD_SECONDS) - WINDOW_GUARD_SECONDS
     return min(window_end, lambda_deadline - LAMBDA_SAFETY_SECONDS, service_deadline_at)
 
 
