@@ -37,17 +37,21 @@ class VirtualClock:
         self._lock = threading.RLock()
         self._deadline = threading.local()
         self.slept = 0.0  # virtual seconds spent in time.sleep, for reports
+        # Set by a scheduler that runs several invocations at once (sandbox.scheduler): called with the seconds a
+        # thread wants to sleep, it returns True once that thread's virtual time has passed, or False to let the
+        # clock advance as usual (single-threaded runs never set it).
+        self.sleep_hook: Callable[[float], bool] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------------
     def start(self) -> VirtualClock:
         self._traveller = time_machine.travel(self._start, tick=False)
         self._coordinates = self._traveller.start()
         self._real_sleep = time.sleep
-        time.sleep = self.sleep
+        time.sleep = self.sleep  # type: ignore[assignment]  # ours takes a float, as every caller passes
         return self
 
     def stop(self) -> None:
-        time.sleep = self._real_sleep
+        time.sleep = self._real_sleep  # type: ignore[assignment]
         if self._traveller is not None:
             self._traveller.stop()
         self._traveller = None
@@ -82,9 +86,15 @@ class VirtualClock:
         """time.sleep while the clock runs: advance, but never past the current invocation's deadline."""
         deadline: float | None = getattr(self._deadline, "value", None)
         if deadline is not None and self.now() + seconds > deadline:
-            self.advance_to(deadline)
+            self._pass(deadline - self.now())
             raise FunctionTimedOut(f"Task timed out after sleeping into the deadline at {deadline:.1f}")
         self.slept += max(seconds, 0.0)
+        self._pass(seconds)
+
+    def _pass(self, seconds: float) -> None:
+        hook = self.sleep_hook
+        if hook is not None and hook(max(seconds, 0.0)):
+            return
         self.advance(seconds)
 
     @contextmanager

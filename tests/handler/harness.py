@@ -2,52 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox import aws_calls, ec2_model
+from sandbox.driver import StackResource as Resource
 from sandbox.lambda_runtime import RunResult
-from sandbox.session import Sandbox
 
-
-@dataclass
-class Resource:
-    """One Custom::RootVolumeReplacement in a stack: remembers its physical id and properties between requests."""
-
-    sb: Sandbox
-    logical_id: str = "RootVolume"
-    physical_id: str | None = None
-    properties: dict[str, Any] = field(default_factory=dict)
-    runtime_options: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self.stack = self.sb.stack()
-        self.runtime = self.sb.runtime(**self.runtime_options)
-
-    def _run(self, event: dict[str, Any]) -> RunResult:
-        result = self.runtime.run(event)
-        response = result.response
-        if response is not None and isinstance(response.body, dict) and response.body.get("Status") == "SUCCESS":
-            self.physical_id = response.body["PhysicalResourceId"]
-        return result
-
-    def create(self, properties: dict[str, Any]) -> RunResult:
-        self.properties = properties
-        result = self._run(self.stack.create(self.logical_id, properties))
-        if result.response is not None and isinstance(result.response.body, dict):
-            self.physical_id = result.response.body["PhysicalResourceId"]
-        return result
-
-    def update(self, properties: dict[str, Any]) -> RunResult:
-        assert self.physical_id is not None
-        event = self.stack.update(self.logical_id, self.physical_id, properties, self.properties)
-        result = self._run(event)
-        if result.status == "SUCCESS":
-            self.properties = properties
-        return result
-
-    def delete(self, physical_id: str | None = None) -> RunResult:
-        return self._run(self.stack.delete(self.logical_id, physical_id or self.physical_id or "", self.properties))
+__all__ = ["Resource", "body", "lag", "replacements_started"]
 
 
 def body(result: RunResult) -> dict[str, Any]:

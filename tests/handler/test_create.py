@@ -56,12 +56,16 @@ def test_create_from_snapshot_deleting_the_old_root(sb, instance):
     )
     data = body(result)["Data"]
     assert data["SnapshotId"] == snapshot and data["DeleteReplacedRootVolume"] == "true"
-    assert sb.ec2.describe_volumes(Filters=[{"Name": "volume-id", "Values": [instance.root_volume_id]}])["Volumes"] == []
+    assert (
+        sb.ec2.describe_volumes(Filters=[{"Name": "volume-id", "Values": [instance.root_volume_id]}])["Volumes"] == []
+    )
 
 
 def test_create_from_an_ami_changes_the_instance_image(sb, instance):
     image = world.make_image(sb.ec2, root_size=8)
-    result = Resource(sb).create({"InstanceId": instance.instance_id, "ImageId": image, "VolumeInitializationRate": 200})
+    result = Resource(sb).create(
+        {"InstanceId": instance.instance_id, "ImageId": image, "VolumeInitializationRate": 200}
+    )
     assert body(result)["Data"]["ImageId"] == image
     described = sb.ec2.describe_instances(InstanceIds=[instance.instance_id])["Reservations"][0]["Instances"][0]
     assert described["ImageId"] == image
@@ -154,7 +158,9 @@ def test_ec2_refusal_reaches_the_stack_with_code_and_message(sb, instance):
     answer = body(Resource(sb).create({"InstanceId": instance.instance_id, "SnapshotId": foreign}))
     assert answer["Status"] == "FAILED"
     assert "EC2 CreateReplaceRootVolumeTask failed: InvalidParameterValue" in answer["Reason"]
-    assert replacements_started() != [] and [t for t in ec2_model.tasks() if t.instance_id == instance.instance_id] == []
+    assert (
+        replacements_started() != [] and [t for t in ec2_model.tasks() if t.instance_id == instance.instance_id] == []
+    )
 
 
 def test_service_timeout_fails_before_cloudformation_gives_up(sb, instance):
@@ -163,7 +169,7 @@ def test_service_timeout_fails_before_cloudformation_gives_up(sb, instance):
     answer = body(result)
     assert answer["Status"] == "FAILED"
     assert "did not finish within ServiceTimeout (300 s)" in answer["Reason"]
-    accepted = [r for r in result.responses if r.accepted][0]
+    accepted = next(r for r in result.responses if r.accepted)
     assert accepted.received_at - result.started_at < 300
     assert result.leftover_rules == []
 
@@ -171,6 +177,6 @@ def test_service_timeout_fails_before_cloudformation_gives_up(sb, instance):
 def test_default_service_timeout_is_an_hour(sb, instance):
     ec2_model.set_timeline(instance.instance_id, Timeline(in_progress_seconds=5000))
     result = Resource(sb).create({"InstanceId": instance.instance_id})
-    accepted = [r for r in result.responses if r.accepted][0]
+    accepted = next(r for r in result.responses if r.accepted)
     assert "ServiceTimeout (3600 s)" in accepted.body["Reason"]
     assert 3500 < accepted.received_at - result.started_at < 3600

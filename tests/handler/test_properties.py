@@ -87,7 +87,10 @@ def test_each_source_kind(name, value, kind):
         ({"InstanceId": INSTANCE, "Tags": [{"Key": f"k{i}"} for i in range(50)]}, "at most 49 tags"),
         ({"InstanceId": INSTANCE, "Tags": [{"Key": "k", "Colour": "x"}]}, "unknown field 'Colour'"),
         ({"InstanceId": INSTANCE, "Tags": [{"Key": "rootvolumereplacement:record"}]}, "keeps for itself"),
-        ({"InstanceId": INSTANCE, "SnapshotID": "snap-01234567"}, "Unknown property 'SnapshotID'. Did you mean SnapshotId?"),
+        (
+            {"InstanceId": INSTANCE, "SnapshotID": "snap-01234567"},
+            "Unknown property 'SnapshotID'. Did you mean SnapshotId?",
+        ),
         ({"InstanceId": INSTANCE, "DeleteOldVolume": "true"}, "Allowed properties: InstanceId, SnapshotId"),
         ({"InstanceId": INSTANCE, "Trigger": ["a"]}, "Trigger must be a string"),
     ],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -10,10 +11,11 @@ from typing import Any
 from . import ec2
 from .ec2 import Ec2Refusal, TaskView
 from .logs import logger
-from .outcomes import Done, ReplacementFailed, WaitFor
+from .outcomes import Done, ReplacementFailed, RetryLater, WaitFor
 from .properties import InvalidProperties, ReplacementRequest, parse_properties, service_timeout_or_default
 from .rules import (
     DESCRIBE_INTERVAL_SECONDS,
+    LAMBDA_SAFETY_SECONDS,
     RECORD_TAG_KEY,
     SUCCEEDED,
     TaskRecord,
@@ -21,17 +23,21 @@ from .rules import (
     client_token,
     deadline_reason,
     failure_reason,
+    instance_allowed,
     is_final,
     is_task_id,
     next_poll_at,
     plan_update,
+    request_mark,
+    required_tag,
     service_deadline,
     settings_fingerprint,
     wait_until,
 )
-from .waiting import wait_for_final_state
+from .waiting import retry_throttled, wait_for_final_state
 
 Event = Mapping[str, Any]
+REQUIRED_INSTANCE_TAG_ENV = "REQUIRED_INSTANCE_TAG"  # "Key=Value" from the template's parameters, or empty
 
 
 @dataclass(frozen=True)
@@ -65,15 +71,41 @@ def _parse(event: Event) -> ReplacementRequest:
         raise ReplacementFailed(f"Invalid properties: {error}") from error
 
 
-def _start(event: Event, request: ReplacementRequest) -> WaitFor:
-    """Record the current root volume, start the task (idempotently), and wait for it."""
+def _time_left(context: Any) -> float:
+    """Until when this invocation may keep trying, leaving time to schedule polling and answer."""
+    remaining = float(context.get_remaining_time_in_millis()) / 1000
+    return time.time() + remaining - LAMBDA_SAFETY_SECONDS
+
+
+def _start(event: Event, request: ReplacementRequest, context: Any) -> WaitFor:
+    """Record the current root volume, start the task (idempotently), and wait for it.
+
+    EC2 throttles CreateReplaceRootVolumeTask at 5 per second per account (50 burst): a stack with hundreds of
+    these resources has them queue. Throttled calls are retried until the invocation's time is nearly up; then
+    the invocation ends with an error and Lambda delivers the request again a minute later (the ClientToken is the
+    same, so at most one task starts). Throttling never fails the stack.
+    """
     started_at = time.time()
+    deadline = _time_left(context)
     try:
-        replaced = ec2.root_volume_id(request.instance_id) or ""
+        instance = retry_throttled(lambda: ec2.describe_instance(request.instance_id), deadline)
+        required = required_tag(os.environ.get(REQUIRED_INSTANCE_TAG_ENV))
+        if required is not None and not instance_allowed(instance.tags, required):
+            raise ReplacementFailed(
+                f"Instance {request.instance_id} does not carry the tag {required[0]}={required[1]}, which this "
+                "provider requires (its RequiredInstanceTagKey and RequiredInstanceTagValue parameters); "
+                "nothing was replaced."
+            )
+        replaced = instance.root_volume_id or ""
         token = client_token(event["StackId"], event["LogicalResourceId"], event["RequestId"])
-        record = TaskRecord(settings_fingerprint(request), replaced or None)
-        task = ec2.start_task(request, token, record)
+        record = TaskRecord(settings_fingerprint(request), replaced or None, request=request_mark(token))
+        task = retry_throttled(lambda: _start_once(request, token, record), deadline)
     except Ec2Refusal as refusal:
+        if refusal.is_throttling:
+            raise RetryLater(
+                f"EC2 still throttles {refusal.action} for instance {request.instance_id} after "
+                f"{time.time() - started_at:.0f} s; Lambda will deliver the request again"
+            ) from refusal
         raise ReplacementFailed(str(refusal)) from refusal
     logger.append_keys(TaskId=task.task_id)
     logger.info(
@@ -84,11 +116,30 @@ def _start(event: Event, request: ReplacementRequest) -> WaitFor:
     return WaitFor(task.task_id, asdict(state))
 
 
-def create(event: Event, _context: Any) -> WaitFor:
-    return _start(event, _parse(event))
+def _start_once(request: ReplacementRequest, token: str, record: TaskRecord) -> TaskView:
+    """Start the task; a redelivered request gets the task it already started, never a second one.
+
+    EC2 returns the same task for the same ClientToken and parameters. When this request's first delivery got
+    further (the root volume it recorded has since been replaced, or the record was completed), the parameters
+    differ and EC2 answers IdempotentParameterMismatch: the task carrying this request's mark is the one.
+    """
+    try:
+        return ec2.start_task(request, token, record)
+    except Ec2Refusal as refusal:
+        if refusal.code != "IdempotentParameterMismatch" or record.request is None:
+            raise
+        existing = ec2.find_task(request.instance_id, record.request)
+        if existing is None:
+            raise
+        logger.info("Redelivered request: continuing with the task it started", extra={"task": existing.task_id})
+        return existing
 
 
-def update(event: Event, _context: Any) -> Done | WaitFor:
+def create(event: Event, context: Any) -> WaitFor:
+    return _start(event, _parse(event), context)
+
+
+def update(event: Event, context: Any) -> Done | WaitFor:
     request = _parse(event)
     physical_id = str(event.get("PhysicalResourceId", ""))
     current: TaskView | None = None
@@ -99,12 +150,12 @@ def update(event: Event, _context: Any) -> Done | WaitFor:
             raise ReplacementFailed(str(refusal)) from refusal
     if current is None and not is_task_id(physical_id):
         # The resource never got a task (its Create failed and the stack kept it): this Update is the first try.
-        return _start(event, request)
+        return _start(event, request, context)
     settings = current.record.settings if current and current.record else _old_settings(event)
     plan = plan_update(request, settings, current.tags if current else {})
     logger.info("Update planned", extra={"plan": plan.kind.value, "physical_id": physical_id})
     if plan.kind is UpdateKind.REPLACE:
-        return _start(event, request)
+        return _start(event, request, context)
     if current is None:
         # EC2 no longer knows the task and nothing that forces a replacement changed: keep the resource as it is.
         logger.warning("Task not found on Update; nothing replaced", extra={"physical_id": physical_id})
@@ -135,13 +186,19 @@ def poll_replacement(event: Event, context: Any) -> Done | None:
     now = time.time()
     until = wait_until(now, state.PollingSince, now + context.get_remaining_time_in_millis() / 1000, deadline)
     try:
-        result = wait_for_final_state(lambda: ec2.describe_task(state.TaskId), until, on_view=_log_state)
+        # The start answered "pending" a moment ago: the first look is one describe interval after it.
+        result = wait_for_final_state(
+            lambda: ec2.describe_task(state.TaskId),
+            until,
+            not_before=state.StartedAt + DESCRIBE_INTERVAL_SECONDS,
+            on_view=_log_state,
+        )
     except Ec2Refusal as refusal:
         raise ReplacementFailed(str(refusal), _failure_id(event, state)) from refusal
     task = result.task
     if result.final and task is not None:
         if task.state == SUCCEEDED:
-            return Done(task.task_id, _succeeded(task, state))
+            return Done(task.task_id, _succeeded(task, state, _time_left(context)))
         raise ReplacementFailed(failure_reason(task.task_id, task.instance_id, task.state), _failure_id(event, state))
     if time.time() + DESCRIBE_INTERVAL_SECONDS > deadline or next_poll_at(time.time(), state.PollingSince) > deadline:
         # No later look would come before the deadline: answer now, while CloudFormation still listens.
@@ -161,14 +218,16 @@ def _log_state(view: TaskView) -> None:
     logger.info("Task state", extra={"state": view.state})
 
 
-def _succeeded(task: TaskView, state: PollState) -> dict[str, str]:
+def _succeeded(task: TaskView, state: PollState, deadline: float) -> dict[str, str]:
     try:
-        new_root = ec2.root_volume_id(task.instance_id) or ""
+        new_root = retry_throttled(lambda: ec2.root_volume_id(task.instance_id), deadline) or ""
     except Ec2Refusal as refusal:
         logger.warning("Could not read the new root volume", extra={"error": str(refusal)})
         new_root = ""
     record = task.record or TaskRecord("", state.ReplacedRootVolumeId or None)
-    completed = TaskRecord(record.settings, record.replaced_root_volume_id or state.ReplacedRootVolumeId, new_root)
+    completed = TaskRecord(
+        record.settings, record.replaced_root_volume_id or state.ReplacedRootVolumeId, new_root, record.request
+    )
     if new_root and completed.settings:
         # Remember the new root on the task itself, so a later tags-only Update can report it again.
         try:

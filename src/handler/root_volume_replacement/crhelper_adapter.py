@@ -17,7 +17,7 @@ from crhelper import resource_helper
 
 from . import response_sender
 from .logs import logger, protect_third_party_logs, start_request
-from .outcomes import Done, ReplacementFailed, WaitFor
+from .outcomes import Done, ReplacementFailed, RetryLater, WaitFor
 from .rules import POLL_PERIOD_SECONDS, failed_create_physical_id, polling_name
 
 FAILED = "FAILED"
@@ -57,13 +57,18 @@ class ReplacementResource(_CfnResource):  # type: ignore[misc]
         protect_third_party_logs()
         self._wait: WaitFor | None = None
         self._failure_physical_id: str | None = None
+        self._retry_later: RetryLater | None = None
 
     def __call__(self, event: dict[str, Any], context: Any) -> None:
         start_request(event)
         protect_third_party_logs()
         self._wait = None
         self._failure_physical_id = None
+        self._retry_later = None
         super().__call__(event, context)
+        if self._retry_later is not None:
+            # Outside crhelper's catch-all on purpose: an unhandled error is what makes Lambda deliver it again.
+            raise self._retry_later
 
     def _log_setup(self, event: dict[str, Any], context: Any) -> None:
         # crhelper re-initialises the root logger on every call; keep third-party loggers quiet after it.
@@ -86,6 +91,10 @@ class ReplacementResource(_CfnResource):  # type: ignore[misc]
     def _wrap_function(self, func: Any) -> None:
         try:
             outcome = func(self._event, self._context) if func else None
+        except RetryLater as later:
+            logger.warning("Nothing answered; the request will be delivered again", extra={"reason": str(later)})
+            self._retry_later = later
+            return
         except ReplacementFailed as failure:
             self._fail(str(failure), failure.physical_id)
             return
@@ -108,12 +117,15 @@ class ReplacementResource(_CfnResource):  # type: ignore[misc]
             return
         logger.error("Request failed", extra={"reason": reason})
         self.Status, self.Reason, self.Data = FAILED, reason, {}
-        self._failure_physical_id = physical_id
+        # Whatever id the request chose for success is not the failure's: an Update keeps its current id.
+        self.PhysicalResourceId, self._failure_physical_id = None, physical_id
 
     # Defect: the first poll comes one full interval after the first invocation ends, so a 20-second
     # replacement would be heard after more than a minute. The request keeps waiting after scheduling polls,
     # until just before the first one; work that finishes at once (Tags-only Update, Delete) skips polling.
     def _polling_init(self, event: dict[str, Any]) -> None:
+        if self._retry_later is not None:
+            return  # no polling, no answer: Lambda delivers the request again
         is_poll = "CrHelperPoll" in event
         if not is_poll and self.Status != FAILED:
             if self._wait is None:
@@ -179,37 +191,42 @@ class ReplacementResource(_CfnResource):  # type: ignore[misc]
         )
 
     # Defect: removal raises when a step already happened (duplicate poll, redelivery), which crhelper turns
-    # into a FAILED. Each step here tolerates "not found" and the rest are logged, never raised: leftovers are
-    # reported, the answer still goes out.
+    # into a FAILED. Each step here tolerates "not found"; other errors are logged, never raised, so the answer
+    # still goes out. The permission goes last and only once the rule is gone: while the rule exists its next
+    # poll must still be able to run, and it retries the clean-up.
     def _remove_polling(self) -> None:
         self._event.pop("CrHelperData", None)
         self.Data.pop("PhysicalResourceId", None)
         self.Data.pop("PollingSince", None)
         rule_arn = self._event.get("CrHelperRule")
         sid = self._event.get("CrHelperPermission")
-        rule = rule_arn.split("/")[-1] if rule_arn else None
-        steps: list[tuple[str, Callable[[], Any]]] = []
-        if rule:
-            steps.append(("remove_targets", lambda: self._events_client.remove_targets(Rule=rule, Ids=["1"])))
-        if sid:
-            steps.append(
-                (
-                    "remove_permission",
-                    lambda: self._lambda_client.remove_permission(
-                        FunctionName=self._context.function_name, StatementId=sid
-                    ),
-                )
+        rule = rule_arn.rsplit("/", maxsplit=1)[-1] if rule_arn else None
+        rule_gone = rule is None or (
+            self._cleanup_step("remove_targets", lambda: self._events_client.remove_targets(Rule=rule, Ids=["1"]))
+            and self._cleanup_step("delete_rule", lambda: self._events_client.delete_rule(Name=rule))
+        )
+        function = self._context.function_name
+        if sid and rule_gone:
+            self._cleanup_step(
+                "remove_permission",
+                lambda: self._lambda_client.remove_permission(FunctionName=function, StatementId=sid),
             )
-        if rule:
-            steps.append(("delete_rule", lambda: self._events_client.delete_rule(Name=rule)))
-        for name, step in steps:
-            try:
-                step()
-            except ClientError as error:
-                if error.response.get("Error", {}).get("Code") not in _NOT_FOUND:
-                    logger.warning("Polling clean-up step failed", extra={"step": name, "error": str(error)})
-            except Exception as error:
-                logger.warning("Polling clean-up step failed", extra={"step": name, "error": str(error)})
+        elif sid:
+            logger.warning("Polling rule not removed; its next poll will retry the clean-up", extra={"rule": rule})
+
+    @staticmethod
+    def _cleanup_step(name: str, step: Callable[[], Any]) -> bool:
+        try:
+            step()
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in _NOT_FOUND:
+                return True
+            logger.warning("Polling clean-up step failed", extra={"step": name, "error": str(error)})
+            return False
+        except Exception as error:
+            logger.warning("Polling clean-up step failed", extra={"step": name, "error": str(error)})
+            return False
+        return True
 
     def _rule_exists(self, rule_arn: str) -> bool:
         if not rule_arn:

@@ -20,10 +20,13 @@ from .rules import RECORD_TAG_KEY, TaskRecord
 if TYPE_CHECKING:
     from mypy_boto3_ec2.client import EC2Client
 
-# Standard mode retries throttling (RequestLimitExceeded) and 5xx with backoff. Describes are also retried by the
-# waiting loop itself, so a few attempts suffice; the mutating call gets more because losing it fails the stack.
-_DESCRIBE_CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=5, read_timeout=15)
-_MUTATE_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8}, connect_timeout=5, read_timeout=30)
+# Standard mode retries throttling (RequestLimitExceeded) and 5xx with a short backoff: enough for a blip. Sustained
+# throttling (EC2's buckets are per account: a fleet of resources shares them) is left to the callers, who know
+# their deadline: the waiting loop slows its describes down, and the start keeps trying until the invocation's
+# time is nearly up (see actions.py). More attempts here would only hide throttling from them and could sleep
+# past the function's timeout.
+_DESCRIBE_CONFIG = Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=5, read_timeout=15)
+_MUTATE_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=30)
 
 THROTTLING_CODES = frozenset({"RequestLimitExceeded", "Throttling", "ThrottlingException", "RequestThrottled"})
 
@@ -37,8 +40,12 @@ class Ec2Refusal(Exception):
         super().__init__(f"EC2 {action} failed: {code}: {message}")
 
     @property
+    def is_throttling(self) -> bool:
+        return self.code in THROTTLING_CODES
+
+    @property
     def is_transient(self) -> bool:
-        return self.code in THROTTLING_CODES or self.code in {"InternalError", "ServiceUnavailable", "Unavailable"}
+        return self.is_throttling or self.code in {"InternalError", "ServiceUnavailable", "Unavailable"}
 
 
 @dataclass(frozen=True)
@@ -91,8 +98,14 @@ def _refusal(error: ClientError | BotoCoreError, action: str) -> Ec2Refusal:
     return Ec2Refusal(type(error).__name__, str(error), action)
 
 
-def root_volume_id(instance_id: str) -> str | None:
-    """The volume attached at the instance's root device now, or None when it has none (failed-detached)."""
+@dataclass(frozen=True)
+class InstanceView:
+    instance_id: str
+    root_volume_id: str | None  # None: no volume at the root device (after failed-detached)
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+def describe_instance(instance_id: str) -> InstanceView:
     try:
         reservations = _client("describe").describe_instances(InstanceIds=[instance_id])["Reservations"]
     except (ClientError, BotoCoreError) as error:
@@ -100,10 +113,23 @@ def root_volume_id(instance_id: str) -> str | None:
     for reservation in reservations:
         for instance in reservation.get("Instances", []):
             root = instance.get("RootDeviceName")
-            for mapping in instance.get("BlockDeviceMappings", []):
-                if mapping.get("DeviceName") == root and "Ebs" in mapping:
-                    return mapping["Ebs"].get("VolumeId")
-    return None
+            volume = next(
+                (
+                    m["Ebs"].get("VolumeId")
+                    for m in instance.get("BlockDeviceMappings", [])
+                    if m.get("DeviceName") == root and "Ebs" in m
+                ),
+                None,
+            )
+            tags = {t["Key"]: t.get("Value", "") for t in instance.get("Tags", []) or []}
+            return InstanceView(instance_id, volume, tags)
+    message = f"The instance ID '{instance_id}' does not exist"
+    raise Ec2Refusal("InvalidInstanceID.NotFound", message, "DescribeInstances")
+
+
+def root_volume_id(instance_id: str) -> str | None:
+    """The volume attached at the instance's root device now, or None when it has none (failed-detached)."""
+    return describe_instance(instance_id).root_volume_id
 
 
 def start_task(request: ReplacementRequest, client_token: str, record: TaskRecord) -> TaskView:
@@ -149,6 +175,24 @@ def describe_task(task_id: str) -> TaskView | None:
         raise _refusal(error, "DescribeReplaceRootVolumeTasks") from error
     items = tasks.get("ReplaceRootVolumeTasks", [])
     return TaskView.from_api(items[0]) if items else None
+
+
+def find_task(instance_id: str, request_mark: str) -> TaskView | None:
+    """The instance's task started by the request with this mark (see TaskRecord.request), if any."""
+    try:
+        pages = (
+            _client("describe")
+            .get_paginator("describe_replace_root_volume_tasks")
+            .paginate(Filters=[{"Name": "instance-id", "Values": [instance_id]}], PaginationConfig={"PageSize": 50})
+        )
+        for page in pages:
+            for item in page.get("ReplaceRootVolumeTasks", []):
+                view = TaskView.from_api(item)
+                if view.record is not None and view.record.request == request_mark:
+                    return view
+    except (ClientError, BotoCoreError) as error:
+        raise _refusal(error, "DescribeReplaceRootVolumeTasks") from error
+    return None
 
 
 def tag_task(task_id: str, tags: dict[str, str]) -> None:

@@ -53,8 +53,8 @@ class RedactSecrets(logging.Filter):
 
 redactor = RedactSecrets()
 logger = Logger(service=SERVICE, level=os.environ.get("POWERTOOLS_LOG_LEVEL", "INFO"))
-for _handler in logger.handlers:
-    _handler.addFilter(redactor)
+# On the logger itself: runs before every handler, including ones added later (tests, extensions).
+logging.getLogger(SERVICE).addFilter(redactor)
 
 
 def protect_third_party_logs() -> None:

@@ -28,3 +28,8 @@ class ReplacementFailed(Exception):
     def __init__(self, reason: str, physical_id: str | None = None) -> None:
         super().__init__(reason)
         self.physical_id = physical_id
+
+
+class RetryLater(Exception):
+    """Answer nothing and end the invocation with an error, so that Lambda delivers the same event again (1 minute,
+    then 2 minutes later). Only for work that is safe to repeat: a redelivered Create reuses its ClientToken."""

@@ -163,8 +163,7 @@ def _source(raw: Mapping[str, Any]) -> Source:
     if not given:
         return Source(SourceKind.LAUNCH_STATE)
     name = given[0]
-    value = _string(raw, name)
-    assert value is not None
+    value = _string(raw, name) or ""
     if name == "SnapshotId":
         return Source(SourceKind.SNAPSHOT, _checked_id(name, value, SNAPSHOT_ID, "snap-0123456789abcdef0"))
     if name == "ImageId":

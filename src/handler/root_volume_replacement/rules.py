@@ -28,6 +28,10 @@ def client_token(stack_id: str, logical_id: str, request_id: str) -> str:
     return _digest("client-token", stack_id, logical_id, request_id)[:64]
 
 
+def request_mark(token: str) -> str:
+    return token[:16]
+
+
 def failed_create_physical_id(stack_id: str, logical_id: str, request_id: str) -> str:
     """Physical id for a Create that failed before any task existed: stable across redeliveries, never a task id."""
     return f"rootvolumereplacement-failed-{_digest(stack_id, logical_id, request_id)[:16]}"
@@ -42,7 +46,7 @@ def polling_name(logical_id: str, stack_id: str, request_id: str) -> str:
     Within EventBridge's 64 characters and [.-_A-Za-z0-9] for any logical id (crhelper appends 8 random
     characters to the whole logical id), and deterministic so a redelivered request reuses its rule.
     """
-    readable = "".join(c for c in logical_id if c.isascii() and (c.isalnum() or c in "-_."))[:36]
+    readable = "".join(c for c in logical_id if c.isascii() and (c.isalnum() or c in "-_"))[:36]
     return f"{POLLING_NAME_PREFIX}{readable}-{_digest(stack_id, logical_id, request_id)[:16]}"
 
 
@@ -70,9 +74,14 @@ class TaskRecord:
     settings: str
     replaced_root_volume_id: str | None = None
     new_root_volume_id: str | None = None
+    # Which request started the task (a prefix of its ClientToken): lets a redelivered request find its task
+    # when EC2 answers IdempotentParameterMismatch because the record has changed since.
+    request: str | None = None
 
     def encode(self) -> str:
         parts = [f"settings={self.settings}"]
+        if self.request:
+            parts.append(f"request={self.request}")
         if self.replaced_root_volume_id:
             parts.append(f"replaced={self.replaced_root_volume_id}")
         if self.new_root_volume_id:
@@ -86,7 +95,19 @@ class TaskRecord:
         fields = dict(part.split("=", 1) for part in value.split() if "=" in part)
         if "settings" not in fields:
             return None
-        return TaskRecord(fields["settings"], fields.get("replaced"), fields.get("new"))
+        return TaskRecord(fields["settings"], fields.get("replaced"), fields.get("new"), fields.get("request"))
+
+
+def required_tag(setting: str | None) -> tuple[str, str] | None:
+    """The provider's optional instance-tag restriction, "Key=Value" (empty: none)."""
+    if not setting or "=" not in setting:
+        return None
+    key, value = setting.split("=", 1)
+    return (key, value) if key else None
+
+
+def instance_allowed(instance_tags: dict[str, str], required: tuple[str, str]) -> bool:
+    return instance_tags.get(required[0]) == required[1]
 
 
 # -- what an Update means ------------------------------------------------------------------------------
@@ -161,6 +182,14 @@ def deadline_reason(task_id: str, instance_id: str, state: str, service_timeout:
 
 POLL_PERIOD_SECONDS = 60  # crhelper's rate(1 minute): EventBridge's finest schedule
 DESCRIBE_INTERVAL_SECONDS = 4.0  # 15 describes per minute of waiting, at most 4 s between task end and news
+# When EC2 throttles describes (its bucket, 100 burst / 20 per s, is shared by the whole account), the interval
+# doubles up to this ceiling and comes back by this factor on every describe EC2 answers: 500 resources waiting
+# at once fit in 20 describes per second at about 25 s each.
+MAX_DESCRIBE_INTERVAL_SECONDS = 32.0
+DESCRIBE_RECOVERY_FACTOR = 0.9
+# Starting a replacement (DescribeInstances, CreateReplaceRootVolumeTask) retries throttling with this backoff
+# (full jitter, doubling from the first value to the second) for as long as the invocation has time.
+START_RETRY_BACKOFF_SECONDS = (1.0, 10.0)
 WINDOW_GUARD_SECONDS = 3.0  # stop before the next scheduled poll so two invocations never wait together
 LAMBDA_SAFETY_SECONDS = 10.0  # leave this much of the function's timeout to answer CloudFormation
 
