@@ -75,7 +75,8 @@ class VirtualClock:
     def advance(self, seconds: float) -> None:
         if seconds <= 0:
             return
-        assert self._coordinates is not None, "clock not started"
+        if self._coordinates is None:
+            raise RuntimeError("clock not started")
         with self._lock:
             self._coordinates.shift(seconds)
 

@@ -272,7 +272,8 @@ class DeliveryRun:
         """The rule fires: EventBridge reads the target as it stood at the fire time and sends it on."""
         runtime = self.runtime
         key = item.target_key
-        assert key is not None
+        if key is None:
+            raise RuntimeError("a scheduled fire without its target")
         fired_at = item.due
         if self.pending_fires.get(key) is item:
             del self.pending_fires[key]

@@ -23,7 +23,8 @@ def _show(title: str, result: RunResult, sb: Sandbox, instance_id: str) -> dict[
     print(f"\n== {title}")
     print(result.render())
     print(
-        f"   CloudFormation got: {answer.get('Status', 'nothing')}  PhysicalResourceId={answer.get('PhysicalResourceId')}"
+        f"   CloudFormation got: {answer.get('Status', 'nothing')}  "
+        f"PhysicalResourceId={answer.get('PhysicalResourceId')}"
     )
     if answer.get("Reason"):
         print(f"   Reason: {answer['Reason']}")
@@ -86,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
 
     ok = created.get("Status") == "SUCCESS" and failed.get("Status") == "FAILED" and deleted.get("Status") == "SUCCESS"
     print(
-        f"\nDemo {'finished as expected' if ok else 'did NOT behave as expected'} in {time.perf_counter() - wall:.1f} s wall time."
+        f"\nDemo {'finished as expected' if ok else 'did NOT behave as expected'} "
+        f"in {time.perf_counter() - wall:.1f} s wall time."
     )
     return 0 if ok else 1
 

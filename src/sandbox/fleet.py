@@ -14,6 +14,7 @@ does when an invocation fails or times out: two more tries, 1 and then 2 minutes
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import random
@@ -177,7 +178,8 @@ class FleetRun:
         self.sb = sb
         self.spec = spec
         self.clock = sb.clock
-        self.random = random.Random(spec.seed)
+        # A seeded generator: the run must be reproducible; nothing here is secret.
+        self.random = random.Random(spec.seed)  # noqa: S311  # nosec B311
         self.timeout = template.function_timeout(sb.function_name)
         self.function_arn = sb.function_arn
         self.invocations: list[FleetInvocation] = []
@@ -233,12 +235,13 @@ class FleetRun:
             self.sb.function_name, self.sb.region, self.sb.account, timeout=self.timeout, memory_mb=self.sb.memory_mb
         )
         events = self._build_world()  # setting the stage is not throttled: it is not what is measured
+        random.seed(self.spec.seed)  # botocore's retry backoff draws from the module's generator
         started = self.clock.now()
         stopped = "every request answered and no rule left to fire"
         with self._limits(), self.scheduler:
             for event in events:
                 delivery = _Delivery(json.dumps(event), event["LogicalResourceId"], "cloudformation", False, started)
-                self.scheduler.call_at(started, lambda d=delivery: self._deliver(d))
+                self.scheduler.call_at(started, functools.partial(self._deliver, delivery))
             limit = started + self.spec.max_virtual_seconds
             self.scheduler.run(until=limit)
             if self.scheduler.pending:
@@ -292,7 +295,9 @@ class FleetRun:
     def _new_environment(self) -> _Environment:
         # Called on the scheduler's thread while every invocation is parked: re-importing is safe here.
         self.environments += 1
-        return _Environment(self.environments, load_handler(self.spec.handler))
+        with _seeded_system_random(self.random.random()):
+            handler = load_handler(self.spec.handler)
+        return _Environment(self.environments, handler)
 
     def _invoke(self, environment: _Environment, delivery: _Delivery, invocation: FleetInvocation) -> None:
         payload = json.loads(delivery.event_json)
@@ -350,7 +355,7 @@ class FleetRun:
             self.fires.known[rule.arn] = name
             created = eventbridge.created_at(rule) or now
             fire_at = eventbridge.next_fire(created, period, now)
-            self.scheduler.call_at(fire_at, lambda arn=rule.arn, n=name: self._fire(arn, n))
+            self.scheduler.call_at(fire_at, functools.partial(self._fire, rule.arn, name))
 
     def _fire(self, rule_arn: str, name: str) -> None:
         now = self.clock.now()
@@ -395,6 +400,22 @@ class FleetRun:
 
 
 @contextmanager
+def _seeded_system_random(seed: float) -> Iterator[None]:
+    """Random generators the handler makes at import (its jitter) are seeded, so that a run is reproducible."""
+    real = random.SystemRandom
+    generators = random.Random(seed)  # noqa: S311  # nosec B311
+
+    def seeded(*_: Any) -> random.Random:
+        return random.Random(generators.random())  # noqa: S311  # nosec B311
+
+    random.SystemRandom = seeded  # type: ignore[assignment,misc]
+    try:
+        yield
+    finally:
+        random.SystemRandom = real  # type: ignore[misc]
+
+
+@contextmanager
 def _fast_ec2_settling() -> Iterator[None]:
     """Same results as the EC2 model's settling, in O(1) per request instead of O(tasks x instances).
 
@@ -404,7 +425,8 @@ def _fast_ec2_settling() -> Iterator[None]:
     created while it runs), so settling can be skipped while no unfinished task has reached its end, and instances
     can be looked up in a map built once.
     """
-    original: Callable[[Any], None] = ec2_model.settle_backend
+    namespace = vars(ec2_model)  # ec2_model calls the settle_backend it imported: replace that name
+    original: Callable[[Any], None] = namespace["settle_backend"]
     patched: list[Any] = []
 
     def settle_when_due(backend: Any) -> None:
@@ -427,11 +449,11 @@ def _fast_ec2_settling() -> Iterator[None]:
 
         backend.get_instance = get_instance
         patched.append(backend)
-    ec2_model.settle_backend = settle_when_due  # type: ignore[attr-defined]
+    namespace["settle_backend"] = settle_when_due
     try:
         yield
     finally:
-        ec2_model.settle_backend = original  # type: ignore[attr-defined]
+        namespace["settle_backend"] = original
         for backend in patched:
             del backend.get_instance
 

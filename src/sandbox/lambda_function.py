@@ -23,6 +23,8 @@ from moto.awslambda.utils import get_backend
 from moto.iam.exceptions import NotFoundException as IAMNotFoundException
 from moto.iam.models import iam_backends
 
+from sandbox import template
+
 EVENTS_PRINCIPAL = "events.amazonaws.com"
 _installed: list[bool] = []
 # (account, region, function name) -> [(statement, virtual time it was removed)]: an EventBridge fire that is
@@ -54,7 +56,8 @@ def ensure_function(function_name: str, region: str, account: str, *, timeout: f
     """Register the function with moto unless it exists.
 
     Straight into moto's backends, not through the API: setting the stage is not a call the function made,
-    and must not show in the sandbox's AWS call log.
+    and must not show in the sandbox's AWS call log. The permissions the template grants (AWS::Lambda::Permission)
+    are in the function's policy from the start, as after a deployment.
     """
     if _function(function_name, region, account) is not None:
         return
@@ -75,6 +78,10 @@ def ensure_function(function_name: str, region: str, account: str, *, timeout: f
             "Architectures": ["arm64"],
         }
     )
+    function = _function(function_name, region, account)
+    if function is not None:
+        arn = function_arn(function_name, region, account)
+        function.policy.statements.extend(template.invoke_permissions(arn, region=region, account=account))
 
 
 def _journaling_remove_permission(original: Callable[..., None]) -> Callable[..., None]:
@@ -158,9 +165,11 @@ def allows_invoke(
 
 
 def events_permissions(function_name: str, region: str, account: str) -> list[dict[str, Any]]:
-    """Statements that let EventBridge invoke the function: what a finished poll should have removed."""
+    """Statements the function added to let EventBridge invoke it: what a finished poll should have removed
+    (the template's own grants are not leftovers)."""
     return [
         statement
         for statement in policy_statements(function_name, region, account)
         if EVENTS_PRINCIPAL in _principal_services(statement)
+        and not str(statement.get("Sid", "")).startswith(template.TEMPLATE_STATEMENT_PREFIX)
     ]

@@ -53,9 +53,9 @@ def isolated_logging() -> Iterator[LambdaLogHandler]:
 
     What the function configures on loggers that already existed (crhelper sets the root level, a handler
     raises library levels or adds filters) ends with the sandbox: levels, propagation, filters, the root
-    logger's handlers and their filters (cleared for the sandbox's duration). Handlers on other loggers, and loggers first created inside the sandbox, are left as
-    they are: libraries such as Powertools mark a logger as configured together with its handler, and taking
-    one away without the other would leave it silent.
+    logger's handlers and their filters (cleared for the sandbox's duration). Handlers on other loggers, and
+    loggers first created inside the sandbox, are left as they are: libraries such as Powertools mark a logger
+    as configured together with its handler, and taking one away without the other would leave it silent.
     """
     root = logging.root
     manager = root.manager
@@ -65,20 +65,20 @@ def isolated_logging() -> Iterator[LambdaLogHandler]:
         if isinstance(existing, logging.Logger)
     }
     saved_root = (root.level, list(root.filters), list(root.handlers))
-    saved_handler_filters = [(existing, list(existing.filters)) for existing in root.handlers]
+    saved_handler_filters = [(each, list(each.filters)) for each in root.handlers]
     saved_disable = manager.disable
-    for existing, _ in saved_handler_filters:
+    for each, _ in saved_handler_filters:
         # Filters an earlier function put on the root handlers (a redactor, say) act on every record before
         # ours sees it; a new process would not have them.
-        existing.filters = []
+        each.filters = []
     handler = runtime_log_handler()
     try:
         yield handler
     finally:
         root.removeHandler(handler)
         root.filters, root.handlers = saved_root[1], saved_root[2]
-        for existing, filters in saved_handler_filters:
-            existing.filters = filters
+        for each, each_filters in saved_handler_filters:
+            each.filters = each_filters
         root.setLevel(saved_root[0])
         for name, (level, propagate, disabled, filters) in saved.items():
             existing = manager.loggerDict.get(name)

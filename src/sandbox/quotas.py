@@ -47,7 +47,7 @@ def _add_permission(original: Callable[..., Any]) -> Callable[..., Any]:
 
 def install() -> None:
     if not _state["installed"]:
-        LambdaBackend.add_permission = _add_permission(LambdaBackend.add_permission)  # type: ignore[method-assign]
+        LambdaBackend.add_permission = _add_permission(LambdaBackend.add_permission)
         _state["installed"] = True
     _state["enabled"] = True
 

@@ -281,7 +281,8 @@ class ResponseEndpoint:
 
     @property
     def port(self) -> int:
-        assert self._server is not None, "endpoint not started"
+        if self._server is None:
+            raise RuntimeError("endpoint not started")
         return int(self._server.server_address[1])
 
     # -- URLs ------------------------------------------------------------------------------------------
@@ -331,8 +332,8 @@ class ResponseEndpoint:
         only reads one, so a second one is at best ignored and at worst overwrites the first.
         """
         found = self.all_for(request_id)
-        if not allow_duplicates:
-            assert len(found) <= 1, f"{len(found)} responses for request {request_id}: {[r.outcome for r in found]}"
+        if not allow_duplicates and len(found) > 1:
+            raise AssertionError(f"{len(found)} responses for request {request_id}: {[r.outcome for r in found]}")
         accepted = [response for response in found if response.accepted]
         return accepted[0] if accepted else None
 

@@ -36,13 +36,14 @@ def _intrinsic(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> dic
     return {key: value}
 
 
-_CloudFormationLoader.add_multi_constructor("!", _intrinsic)
+_CloudFormationLoader.add_multi_constructor("!", _intrinsic)  # type: ignore[no-untyped-call]
 
 
 def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any] | None:
     if not path.exists():
         return None
-    loaded = yaml.load(path.read_text(encoding="utf-8"), Loader=_CloudFormationLoader)  # noqa: S506 (safe subclass)
+    # A SafeLoader subclass (it only adds constructors for !Ref, !Sub...): safe despite bandit's B506.
+    loaded = yaml.load(path.read_text(encoding="utf-8"), Loader=_CloudFormationLoader)  # noqa: S506  # nosec B506
     return loaded if isinstance(loaded, dict) else None
 
 
@@ -94,3 +95,52 @@ def function_memory(logical_id: str | None = None, path: Path = TEMPLATE_PATH) -
     template = load_template(path)
     value = None if template is None else _setting(template, logical_id, "MemorySize")
     return LAMBDA_DEFAULT_MEMORY if value is None else int(value)
+
+
+TEMPLATE_STATEMENT_PREFIX = "template-"  # Sid of a statement the template creates, not the function at run time
+
+
+def _substitute(value: Any, *, region: str, account: str, partition: str = "aws") -> Any:
+    """Resolve the pseudo parameters in a `Ref` or `Fn::Sub` string (what a Lambda permission's ARN uses)."""
+    pseudo = {"AWS::Region": region, "AWS::AccountId": account, "AWS::Partition": partition}
+    if isinstance(value, dict) and set(value) == {"Ref"}:
+        return pseudo.get(value["Ref"], value)
+    if isinstance(value, dict) and set(value) == {"Fn::Sub"} and isinstance(value["Fn::Sub"], str):
+        text = value["Fn::Sub"]
+        for name, resolved in pseudo.items():
+            text = text.replace("${" + name + "}", resolved)
+        return text
+    return value
+
+
+def invoke_permissions(
+    function_arn: str, *, region: str, account: str, path: Path = TEMPLATE_PATH
+) -> list[dict[str, Any]]:
+    """The function's resource-based policy statements that the template creates (AWS::Lambda::Permission), as
+    Lambda stores them. CloudFormation adds them when the stack is deployed, before any request arrives."""
+    template = load_template(path)
+    if template is None:
+        return []
+    statements = []
+    for logical_id, resource in template.get("Resources", {}).items():
+        if not isinstance(resource, dict) or resource.get("Type") != "AWS::Lambda::Permission":
+            continue
+        properties = resource.get("Properties", {})
+        condition: dict[str, dict[str, str]] = {}
+        source_arn = _substitute(properties.get("SourceArn"), region=region, account=account)
+        if isinstance(source_arn, str):
+            condition["ArnLike"] = {"AWS:SourceArn": source_arn}
+        source_account = _substitute(properties.get("SourceAccount"), region=region, account=account)
+        if isinstance(source_account, str):
+            condition["StringEquals"] = {"AWS:SourceAccount": source_account}
+        statement: dict[str, Any] = {
+            "Sid": f"{TEMPLATE_STATEMENT_PREFIX}{logical_id}",
+            "Effect": "Allow",
+            "Principal": {"Service": properties.get("Principal")},
+            "Action": properties.get("Action"),
+            "Resource": function_arn,
+        }
+        if condition:
+            statement["Condition"] = condition
+        statements.append(statement)
+    return statements

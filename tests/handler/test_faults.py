@@ -25,9 +25,7 @@ CALLS = [
     ("events", "DescribeRule"),
     ("events", "RemoveTargets"),
     ("events", "DeleteRule"),
-    ("lambda", "AddPermission"),
-    ("lambda", "RemovePermission"),
-]
+]  # no Lambda call: the template grants EventBridge's permission once (PollingInvokePermission)
 
 
 @pytest.fixture

@@ -103,3 +103,18 @@ def test_log_group_retention_and_exported_service_token(template):
     assert log_group["RetentionInDays"] == {"Ref": "LogRetentionInDays"}
     assert template["Parameters"]["LogLevel"]["Default"] == "INFO"
     assert template["Outputs"]["ServiceToken"]["Export"]["Name"] == {"Fn::Sub": "${AWS::StackName}-ServiceToken"}
+
+
+def test_eventbridge_may_invoke_the_function_for_its_own_polling_rules_only_granted_once(template):
+    # One grant in the template, not one AddPermission statement per waiting resource: a function's policy is
+    # limited to 20 KB, which per-rule statements fill at about 60 resources waiting at once.
+    permission = template["Resources"]["PollingInvokePermission"]
+    assert permission["Type"] == "AWS::Lambda::Permission"
+    properties = permission["Properties"]
+    assert properties["FunctionName"] == {"Ref": "ReplacementFunction"}
+    assert properties["Principal"] == "events.amazonaws.com" and properties["Action"] == "lambda:InvokeFunction"
+    assert properties["SourceAccount"] == {"Ref": "AWS::AccountId"}
+    own_rules = "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/rvr-*"
+    assert properties["SourceArn"] == {"Fn::Sub": own_rules}
+    for statement in statements(template):
+        assert not any(a.startswith("lambda:") for a in as_list(statement["Action"]))

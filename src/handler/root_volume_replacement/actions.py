@@ -34,7 +34,7 @@ from .rules import (
     settings_fingerprint,
     wait_until,
 )
-from .waiting import retry_throttled, wait_for_final_state
+from .waiting import retry_transient, wait_for_final_state
 
 Event = Mapping[str, Any]
 REQUIRED_INSTANCE_TAG_ENV = "REQUIRED_INSTANCE_TAG"  # "Key=Value" from the template's parameters, or empty
@@ -88,7 +88,7 @@ def _start(event: Event, request: ReplacementRequest, context: Any) -> WaitFor:
     started_at = time.time()
     deadline = _time_left(context)
     try:
-        instance = retry_throttled(lambda: ec2.describe_instance(request.instance_id), deadline)
+        instance = retry_transient(lambda: ec2.describe_instance(request.instance_id), deadline)
         required = required_tag(os.environ.get(REQUIRED_INSTANCE_TAG_ENV))
         if required is not None and not instance_allowed(instance.tags, required):
             raise ReplacementFailed(
@@ -99,11 +99,11 @@ def _start(event: Event, request: ReplacementRequest, context: Any) -> WaitFor:
         replaced = instance.root_volume_id or ""
         token = client_token(event["StackId"], event["LogicalResourceId"], event["RequestId"])
         record = TaskRecord(settings_fingerprint(request), replaced or None, request=request_mark(token))
-        task = retry_throttled(lambda: _start_once(request, token, record), deadline)
+        task = retry_transient(lambda: _start_once(request, token, record), deadline)
     except Ec2Refusal as refusal:
-        if refusal.is_throttling:
+        if refusal.is_transient:
             raise RetryLater(
-                f"EC2 still throttles {refusal.action} for instance {request.instance_id} after "
+                f"EC2 still answers {refusal.code} to {refusal.action} for instance {request.instance_id} after "
                 f"{time.time() - started_at:.0f} s; Lambda will deliver the request again"
             ) from refusal
         raise ReplacementFailed(str(refusal)) from refusal
@@ -145,7 +145,7 @@ def update(event: Event, context: Any) -> Done | WaitFor:
     current: TaskView | None = None
     if is_task_id(physical_id):
         try:
-            current = ec2.describe_task(physical_id)
+            current = retry_transient(lambda: ec2.describe_task(physical_id), _time_left(context))
         except Ec2Refusal as refusal:
             raise ReplacementFailed(str(refusal)) from refusal
     if current is None and not is_task_id(physical_id):
@@ -162,9 +162,10 @@ def update(event: Event, context: Any) -> Done | WaitFor:
         return Done(physical_id, {"TaskId": physical_id, "InstanceId": request.instance_id})
     logger.append_keys(TaskId=current.task_id)
     if plan.kind is UpdateKind.RETAG:
+        task_id, deadline = current.task_id, _time_left(context)
         try:
-            ec2.untag_task(current.task_id, plan.remove_tags)
-            ec2.tag_task(current.task_id, plan.add_tags)
+            retry_transient(lambda: ec2.untag_task(task_id, plan.remove_tags), deadline)
+            retry_transient(lambda: ec2.tag_task(task_id, plan.add_tags), deadline)
         except Ec2Refusal as refusal:
             raise ReplacementFailed(str(refusal)) from refusal
     return Done(current.task_id, attributes(current))
@@ -197,16 +198,32 @@ def poll_replacement(event: Event, context: Any) -> Done | None:
         raise ReplacementFailed(str(refusal), _failure_id(event, state)) from refusal
     task = result.task
     if result.final and task is not None:
-        if task.state == SUCCEEDED:
-            return Done(task.task_id, _succeeded(task, state, _time_left(context)))
-        raise ReplacementFailed(failure_reason(task.task_id, task.instance_id, task.state), _failure_id(event, state))
-    if time.time() + DESCRIBE_INTERVAL_SECONDS > deadline or next_poll_at(time.time(), state.PollingSince) > deadline:
+        if task.state != SUCCEEDED:
+            reason = failure_reason(task.task_id, task.instance_id, task.state)
+            raise ReplacementFailed(reason, _failure_id(event, state))
+        try:
+            # Within the window only: past it the next poll would be waiting too.
+            new_root = retry_transient(lambda: ec2.root_volume_id(task.instance_id), until)
+        except Ec2Refusal as refusal:
+            if refusal.is_transient and not _last_look(state, deadline):
+                logger.warning("New root volume not readable yet; the next poll answers", extra={"error": str(refusal)})
+                return None
+            logger.warning("Could not read the new root volume", extra={"error": str(refusal)})
+            new_root = None
+        return Done(task.task_id, _succeeded(task, state, new_root or ""))
+    if _last_look(state, deadline):
         # No later look would come before the deadline: answer now, while CloudFormation still listens.
         last = task.state if task else "unknown to EC2"
         raise ReplacementFailed(
             deadline_reason(state.TaskId, state.InstanceId, last, state.ServiceTimeout), _failure_id(event, state)
         )
     return None
+
+
+def _last_look(state: PollState, deadline: float) -> bool:
+    """No later describe or poll would come before the deadline."""
+    now = time.time()
+    return now + DESCRIBE_INTERVAL_SECONDS > deadline or next_poll_at(now, state.PollingSince) > deadline
 
 
 def _failure_id(event: Event, state: PollState) -> str | None:
@@ -218,12 +235,7 @@ def _log_state(view: TaskView) -> None:
     logger.info("Task state", extra={"state": view.state})
 
 
-def _succeeded(task: TaskView, state: PollState, deadline: float) -> dict[str, str]:
-    try:
-        new_root = retry_throttled(lambda: ec2.root_volume_id(task.instance_id), deadline) or ""
-    except Ec2Refusal as refusal:
-        logger.warning("Could not read the new root volume", extra={"error": str(refusal)})
-        new_root = ""
+def _succeeded(task: TaskView, state: PollState, new_root: str) -> dict[str, str]:
     record = task.record or TaskRecord("", state.ReplacedRootVolumeId or None)
     completed = TaskRecord(
         record.settings, record.replaced_root_volume_id or state.ReplacedRootVolumeId, new_root, record.request

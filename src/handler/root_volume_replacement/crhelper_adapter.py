@@ -18,7 +18,8 @@ from crhelper import resource_helper
 from . import response_sender
 from .logs import logger, protect_third_party_logs, start_request
 from .outcomes import Done, ReplacementFailed, RetryLater, WaitFor
-from .rules import POLL_PERIOD_SECONDS, failed_create_physical_id, polling_name
+from .rules import LAMBDA_SAFETY_SECONDS, POLL_PERIOD_SECONDS, failed_create_physical_id, polling_name
+from .waiting import retry_transient
 
 FAILED = "FAILED"
 SUCCESS = "SUCCESS"
@@ -37,6 +38,11 @@ POLL_EVENT_KEYS = (
     "CrHelperPermission",
 )
 _NOT_FOUND = ("ResourceNotFoundException", "ResourceNotFound")
+_THROTTLING = ("ThrottlingException", "TooManyRequestsException", "Throttling", "RequestLimitExceeded")
+
+
+def _is_throttling(error: Exception) -> bool:
+    return isinstance(error, ClientError) and error.response.get("Error", {}).get("Code") in _THROTTLING
 
 
 # crhelper's stubs type request functions as returning a physical id; ours return outcomes, so it is used untyped.
@@ -133,8 +139,16 @@ class ReplacementResource(_CfnResource):  # type: ignore[misc]
                 return
             self.Data["PollingSince"] = time.time()
             try:
-                self._setup_polling()
+                # EventBridge's control plane allows 50 calls a second per account: a large stack can exceed it.
+                # Every step is idempotent (deterministic names), so throttling is retried while time allows,
+                # then left to Lambda's redelivery; it never fails a replacement that has started.
+                retry_transient(self._setup_polling, self._time_left(), transient=_is_throttling)
             except Exception as error:
+                if _is_throttling(error):
+                    self._remove_polling()
+                    self._retry_later = RetryLater(f"Scheduling polling for {self._wait.physical_id} is throttled")
+                    logger.warning("Polling not scheduled yet; the request will be delivered again")
+                    return
                 logger.exception("Could not schedule polling")
                 self._remove_polling()
                 self._fail(f"Could not schedule waiting for {self._wait.physical_id}: {error}", self._wait.physical_id)
@@ -159,20 +173,11 @@ class ReplacementResource(_CfnResource):  # type: ignore[misc]
         )
         return str(response["RuleArn"])
 
+    # Defect: one AddPermission statement per rule fills the function's 20 KB resource-based policy (a quota that
+    # cannot be raised) at about 60 resources waiting at once; the next Create then fails. The template grants
+    # EventBridge rules named rvr-* once (PollingInvokePermission), so there is nothing to add or remove here.
     def _add_permission(self, rule_arn: str) -> str:
-        sid = self._polling_name()
-        try:
-            self._lambda_client.add_permission(
-                FunctionName=self._context.function_name,
-                StatementId=sid,
-                Action="lambda:InvokeFunction",
-                Principal="events.amazonaws.com",
-                SourceArn=rule_arn,
-            )
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "ResourceConflictException":
-                raise  # a redelivered request finds its own permission already there: that is fine
-        return sid
+        return ""
 
     # Defect: the target Input is the whole event, over EventBridge's 8192 chars with large properties.
     def _put_targets(self, func_name: str) -> None:
@@ -192,26 +197,18 @@ class ReplacementResource(_CfnResource):  # type: ignore[misc]
 
     # Defect: removal raises when a step already happened (duplicate poll, redelivery), which crhelper turns
     # into a FAILED. Each step here tolerates "not found"; other errors are logged, never raised, so the answer
-    # still goes out. The permission goes last and only once the rule is gone: while the rule exists its next
-    # poll must still be able to run, and it retries the clean-up.
+    # still goes out. A rule that could not be removed keeps firing, and its next poll retries the clean-up.
     def _remove_polling(self) -> None:
         self._event.pop("CrHelperData", None)
         self.Data.pop("PhysicalResourceId", None)
         self.Data.pop("PollingSince", None)
         rule_arn = self._event.get("CrHelperRule")
-        sid = self._event.get("CrHelperPermission")
         rule = rule_arn.rsplit("/", maxsplit=1)[-1] if rule_arn else None
         rule_gone = rule is None or (
             self._cleanup_step("remove_targets", lambda: self._events_client.remove_targets(Rule=rule, Ids=["1"]))
             and self._cleanup_step("delete_rule", lambda: self._events_client.delete_rule(Name=rule))
         )
-        function = self._context.function_name
-        if sid and rule_gone:
-            self._cleanup_step(
-                "remove_permission",
-                lambda: self._lambda_client.remove_permission(FunctionName=function, StatementId=sid),
-            )
-        elif sid:
+        if not rule_gone:
             logger.warning("Polling rule not removed; its next poll will retry the clean-up", extra={"rule": rule})
 
     @staticmethod
@@ -227,6 +224,10 @@ class ReplacementResource(_CfnResource):  # type: ignore[misc]
             logger.warning("Polling clean-up step failed", extra={"step": name, "error": str(error)})
             return False
         return True
+
+    def _time_left(self) -> float:
+        remaining = float(self._context.get_remaining_time_in_millis()) / 1000
+        return time.time() + remaining - LAMBDA_SAFETY_SECONDS
 
     def _rule_exists(self, rule_arn: str) -> bool:
         if not rule_arn:

@@ -25,8 +25,8 @@ if TYPE_CHECKING:
 # their deadline: the waiting loop slows its describes down, and the start keeps trying until the invocation's
 # time is nearly up (see actions.py). More attempts here would only hide throttling from them and could sleep
 # past the function's timeout.
-_DESCRIBE_CONFIG = Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=5, read_timeout=15)
-_MUTATE_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=30)
+_DESCRIBE_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 2}, connect_timeout=5, read_timeout=15)
+_MUTATE_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 3}, connect_timeout=5, read_timeout=30)
 
 THROTTLING_CODES = frozenset({"RequestLimitExceeded", "Throttling", "ThrottlingException", "RequestThrottled"})
 

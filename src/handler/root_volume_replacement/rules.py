@@ -41,7 +41,7 @@ POLLING_NAME_PREFIX = "rvr-"  # the template's IAM policy scopes EventBridge rul
 
 
 def polling_name(logical_id: str, stack_id: str, request_id: str) -> str:
-    """EventBridge rule name and Lambda StatementId for one request's polling.
+    """EventBridge rule name for one request's polling (the template grants rules named rvr-* once).
 
     Within EventBridge's 64 characters and [.-_A-Za-z0-9] for any logical id (crhelper appends 8 random
     characters to the whole logical id), and deterministic so a redelivered request reuses its rule.

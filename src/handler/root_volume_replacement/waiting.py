@@ -5,7 +5,7 @@ EC2 throttles per account and region, so when many resources wait at once they s
 `DescribePacer` doubles the interval on RequestLimitExceeded, with jitter so that a fleet of pollers does not fall
 into step, and brings it back slowly (10 % per answered describe) towards the 4-second base. Lambda reuses warm
 environments, so a later poll starts at the pace the last one learnt. Starting a task has a deadline instead of a
-pace: `retry_throttled` keeps trying until the invocation's time is nearly up.
+pace: `retry_transient` keeps trying (throttling, 5xx) until the invocation's time is nearly up.
 """
 
 from __future__ import annotations
@@ -103,23 +103,29 @@ def wait_for_final_state(
         time.sleep(pause)
 
 
-def retry_throttled(
+def is_ec2_transient(error: Exception) -> bool:
+    """Throttling or a 5xx: worth trying again."""
+    return isinstance(error, Ec2Refusal) and error.is_transient
+
+
+def retry_transient(
     call: Callable[[], T],
     deadline: float,
     *,
+    transient: Callable[[Exception], bool] = is_ec2_transient,
     jitter: random.Random | None = None,
     backoff: tuple[float, float] = START_RETRY_BACKOFF_SECONDS,
 ) -> T:
-    """`call()`, tried again after throttling (full-jitter exponential backoff) while the next try fits before
-    `deadline`; the last refusal is raised when it does not. Other refusals are raised at once."""
+    """`call()`, tried again after a transient error (full-jitter exponential backoff) while the next try fits
+    before `deadline`; the last error is raised when it does not. Other errors are raised at once."""
     jitter = jitter or _JITTER
     first, cap = backoff
     attempt = 0
     while True:
         try:
             return call()
-        except Ec2Refusal as refusal:
-            if not refusal.is_throttling:
+        except Exception as error:
+            if not transient(error):
                 raise
             pause = jitter.uniform(0, min(cap, first * 2**attempt))
             attempt += 1
