@@ -55,13 +55,14 @@ template: $(SAM_STAMP) $(CHECKOV_STAMP)
 unit: $(STAMP)
 	$(PY) -m pytest
 
-test: lint typecheck security template unit
+test: lint typecheck security template build unit
 
 demo: $(STAMP)
 	$(PY) -m sandbox demo
 
+# sam looks for python3.13 on PATH (the runtime's version); the SAM venv's interpreter is one when 3.13 exists.
 build: $(SAM_STAMP)
-	$(SAM_VENV)/bin/sam build --template-file template.yaml
+	PATH="$(CURDIR)/$(SAM_VENV)/bin:$$PATH" $(SAM_VENV)/bin/sam build --template-file template.yaml
 
 bench: $(STAMP)
 	$(PY) -m bench
