@@ -239,3 +239,25 @@ def test_a_response_url_that_never_accepts_ends_the_retries_and_logs_the_outcome
     assert len(attempts) == 5
     assert result.virtual_seconds < 300  # bounded: no endless loop
     assert "Response could not be delivered" in caplog.text
+
+
+def test_a_redelivered_create_keeps_the_deadline_of_its_first_delivery(sb, instance, monkeypatch):
+    ec2_model.set_timeline(instance.instance_id, Timeline(pending_seconds=2, in_progress_seconds=3000))
+    resource = Resource(sb)
+    ec2 = handler_module("ec2")
+    original = ec2.start_task
+    hung: list[bool] = []
+
+    def accept_then_hang(*args):
+        task = original(*args)
+        if not hung:
+            hung.append(True)
+            time.sleep(600)  # first delivery: EC2 accepted, then the invocation times out
+        return task
+
+    monkeypatch.setattr(ec2, "start_task", accept_then_hang)
+    result = resource.create({"InstanceId": instance.instance_id, "ServiceTimeout": "300"})
+    answer = body(result)
+    assert answer["Status"] == "FAILED" and "ServiceTimeout (300 s)" in answer["Reason"]
+    accepted = next(r for r in result.responses if r.accepted)
+    assert accepted.received_at - result.started_at < 300  # before CloudFormation's own deadline

@@ -29,6 +29,7 @@ from .rules import (
     next_poll_at,
     plan_update,
     request_mark,
+    request_started_at,
     required_tag,
     service_deadline,
     settings_fingerprint,
@@ -112,6 +113,8 @@ def _start(event: Event, request: ReplacementRequest, context: Any) -> WaitFor:
         "Replacement started",
         extra={"instance_id": request.instance_id, "source": request.source.describe(), "state": task.state},
     )
+    # A redelivered request (Lambda retried it) keeps the deadline of its first delivery: the task's StartTime.
+    started_at = request_started_at(started_at, task.start_time)
     state = PollState(task.task_id, request.instance_id, replaced, started_at, request.service_timeout)
     return WaitFor(task.task_id, asdict(state))
 

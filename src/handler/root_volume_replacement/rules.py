@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import math
@@ -192,6 +193,32 @@ DESCRIBE_RECOVERY_FACTOR = 0.9
 START_RETRY_BACKOFF_SECONDS = (1.0, 10.0)
 WINDOW_GUARD_SECONDS = 3.0  # stop before the next scheduled poll so two invocations never wait together
 LAMBDA_SAFETY_SECONDS = 10.0  # leave this much of the function's timeout to answer CloudFormation
+
+
+def parse_ec2_time(value: str) -> float | None:
+    """EC2's StartTime/CompleteTime strings in both shapes seen ("2021-09-16T00:19:30Z", "2021-09-16 02:19:30.0")."""
+    text = value.strip().replace("T", " ").removesuffix("Z")
+    for pattern in ("%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S"):
+        try:
+            return dt.datetime.strptime(text, pattern).replace(tzinfo=dt.UTC).timestamp()
+        except ValueError:
+            continue
+    return None
+
+
+REDELIVERY_WINDOW_SECONDS = 600.0  # Lambda redelivers after 1 and 2 minutes (plus up to two timeouts)
+
+
+def request_started_at(now: float, task_start_time: str) -> float:
+    """When CloudFormation's clock for this request started: a redelivered request's task began earlier.
+
+    Only a start within the redelivery window counts: the zone-less shape may be in another time zone, and
+    trusting an offset of hours would end the wait at once.
+    """
+    started = parse_ec2_time(task_start_time)
+    if started is None or not now - REDELIVERY_WINDOW_SECONDS <= started <= now:
+        return now
+    return started
 
 
 def deadline_margin(service_timeout: int) -> float:
