@@ -41,6 +41,36 @@ def handler_module(name):
     return sys.modules[f"root_volume_replacement.{name}"]
 
 
+def intercept(monkeypatch, function, *, on_call, action, after_ec2=False):
+    """Patch the handler's ec2.<function>: its `on_call`-th call runs `action` before (or after) EC2 answers.
+
+    Returns the calls EC2 answered (a call EC2 refused raises before it is recorded).
+    """
+    ec2 = handler_module("ec2")
+    original = getattr(ec2, function)
+    seen = 0
+    answered: list[tuple] = []
+
+    def wrapper(*args):
+        nonlocal seen
+        seen += 1
+        if seen == on_call and not after_ec2:
+            action()
+        answer = original(*args)
+        answered.append(args)
+        if seen == on_call and after_ec2:
+            action()
+        return answer
+
+    monkeypatch.setattr(ec2, function, wrapper)
+    return answered
+
+
+def hang():
+    """An API call that never returns: Lambda ends the invocation at its timeout."""
+    time.sleep(600)
+
+
 def statuses(result):
     return [r.body["Status"] for r in result.responses if r.accepted and isinstance(r.body, dict)]
 
@@ -116,18 +146,7 @@ def test_a_timeout_between_put_rule_and_put_targets_is_redelivered_and_converges
 
 def test_the_function_timing_out_mid_wait_is_retried_and_still_answers_once(sb, instance, monkeypatch):
     resource = Resource(sb)
-    ec2 = handler_module("ec2")
-    original = ec2.describe_task
-    hung: list[bool] = []
-
-    def hang_once(task_id):
-        if len(hung) == 20:  # well into the waiting, in a poll
-            hung.append(True)
-            time.sleep(600)  # an API call that never returns: Lambda kills the invocation at its timeout
-        hung.append(False)
-        return original(task_id)
-
-    monkeypatch.setattr(ec2, "describe_task", hang_once)
+    intercept(monkeypatch, "describe_task", on_call=21, action=hang)  # well into the waiting, in a poll
     result = resource.create({"InstanceId": instance.instance_id})
     assert any(i.outcome == "timeout" for i in result.invocations)
     assert statuses(result) == ["SUCCESS"]
@@ -137,18 +156,7 @@ def test_the_function_timing_out_mid_wait_is_retried_and_still_answers_once(sb, 
 
 def test_a_timeout_after_ec2_accepted_the_task_does_not_start_a_second_one(sb, instance, monkeypatch):
     resource = Resource(sb)
-    ec2 = handler_module("ec2")
-    original = ec2.start_task
-    calls: list[int] = []
-
-    def accept_then_hang(*args):
-        task = original(*args)
-        calls.append(1)
-        if len(calls) == 1:
-            time.sleep(600)
-        return task
-
-    monkeypatch.setattr(ec2, "start_task", accept_then_hang)
+    calls = intercept(monkeypatch, "start_task", on_call=1, action=hang, after_ec2=True)
     result = resource.create({"InstanceId": instance.instance_id})
     assert statuses(result) == ["SUCCESS"]
     # Lambda ended the first invocation at its timeout and delivered the Create again (in a fresh environment)
@@ -205,17 +213,12 @@ def test_a_task_stuck_in_a_state_the_model_does_not_know_ends_at_the_deadline(sb
 
 def test_instance_terminated_while_its_task_runs(sb, instance, monkeypatch):
     resource = Resource(sb)
-    ec2 = handler_module("ec2")
-    original = ec2.describe_task
-    seen: list[int] = []
-
-    def terminate_midway(task_id):
-        seen.append(1)
-        if len(seen) == 5:
-            sb.ec2.terminate_instances(InstanceIds=[instance.instance_id])
-        return original(task_id)
-
-    monkeypatch.setattr(ec2, "describe_task", terminate_midway)
+    intercept(
+        monkeypatch,
+        "describe_task",
+        on_call=5,
+        action=lambda: sb.ec2.terminate_instances(InstanceIds=[instance.instance_id]),
+    )
     answer = body(resource.create({"InstanceId": instance.instance_id}))
     assert answer["Status"] == "FAILED" and "ended in failed" in answer["Reason"]
     assert statuses(resource.delete()) == ["SUCCESS"]
@@ -244,18 +247,8 @@ def test_a_response_url_that_never_accepts_ends_the_retries_and_logs_the_outcome
 def test_a_redelivered_create_keeps_the_deadline_of_its_first_delivery(sb, instance, monkeypatch):
     ec2_model.set_timeline(instance.instance_id, Timeline(pending_seconds=2, in_progress_seconds=3000))
     resource = Resource(sb)
-    ec2 = handler_module("ec2")
-    original = ec2.start_task
-    hung: list[bool] = []
-
-    def accept_then_hang(*args):
-        task = original(*args)
-        if not hung:
-            hung.append(True)
-            time.sleep(600)  # first delivery: EC2 accepted, then the invocation times out
-        return task
-
-    monkeypatch.setattr(ec2, "start_task", accept_then_hang)
+    # first delivery: EC2 accepted, then the invocation times out
+    intercept(monkeypatch, "start_task", on_call=1, action=hang, after_ec2=True)
     result = resource.create({"InstanceId": instance.instance_id, "ServiceTimeout": "300"})
     answer = body(result)
     assert answer["Status"] == "FAILED" and "ServiceTimeout (300 s)" in answer["Reason"]
